@@ -1,0 +1,3 @@
+"""Referral network API."""
+
+__version__ = "0.1.0"

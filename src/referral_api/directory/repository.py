@@ -1,0 +1,219 @@
+"""Directory SQL: the JSON documents and the radius search, in one place.
+
+Representations are built by PostgreSQL (json_build_object) so that the hot search path
+hands the client bytes that Python only joins, and so that GET, PATCH and search return
+byte-identical shapes. Statements are built once per combination of filters and cached;
+asyncpg then prepares each once per connection.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import TextClause, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+
+def _ts(col: str) -> str:
+    return f"to_char({col} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+
+
+def location_json(alias: str) -> str:
+    a = alias
+    return (
+        f"json_build_object('id', {a}.id, 'organization_id', {a}.organization_id, "
+        f"'name', {a}.name, 'address', json_build_object('line1', {a}.line1, "
+        f"'line2', {a}.line2, 'city', {a}.city, 'state', {a}.state, "
+        f"'postal_code', {a}.postal_code), 'lat', {a}.lat, 'lon', {a}.lon, "
+        f"'phone', {a}.phone, 'geocode_precision', {a}.geocode_precision, "
+        f"'version', {a}.version, 'created_at', {_ts(a + '.created_at')}, "
+        f"'updated_at', {_ts(a + '.updated_at')})"
+    )
+
+
+def _locations_of(alias: str) -> str:
+    return (
+        f"(SELECT coalesce(json_agg({location_json('l')} "
+        f"ORDER BY array_position({alias}.location_ids, l.id)), '[]'::json) "
+        f"FROM locations l WHERE l.id = ANY({alias}.location_ids))"
+    )
+
+
+def _with_distance(doc_fields: str, distance: str | None, nearest: str | None) -> str:
+    return (
+        f"json_build_object({doc_fields}, 'distance', {distance or 'NULL::json'}, "
+        f"'nearest_location', {nearest or 'NULL::json'})"
+    )
+
+
+PROVIDER_FIELDS = (
+    "'id', p.id, 'organization_id', p.organization_id, 'npi', p.npi, "
+    "'first_name', p.first_name, 'last_name', p.last_name, 'credentials', p.credentials, "
+    "'specialties', p.specialties, 'location_ids', p.location_ids, "
+    f"'locations', {_locations_of('p')}, "
+    "'conditions_treated', p.conditions_treated, 'services', p.services, "
+    "'insurance_accepted', p.insurance_accepted, 'languages', p.languages, "
+    "'accepting_referrals', p.accepting_referrals, "
+    "'accepting_new_patients', p.accepting_new_patients, 'accepts_lop', p.accepts_lop, "
+    "'telehealth', p.telehealth, 'profile_status', p.profile_status, 'active', p.active, "
+    f"'version', p.version, 'created_at', {_ts('p.created_at')}, "
+    f"'updated_at', {_ts('p.updated_at')}"
+)
+
+ATTORNEY_FIELDS = (
+    "'id', p.id, 'organization_id', p.organization_id, "
+    "'first_name', p.first_name, 'last_name', p.last_name, 'bar_number', p.bar_number, "
+    "'bar_state', p.bar_state, 'practice_areas', p.practice_areas, "
+    f"'location_ids', p.location_ids, 'locations', {_locations_of('p')}, "
+    "'languages', p.languages, 'accepting_clients', p.accepting_clients, "
+    "'accepts_lop_cases', p.accepts_lop_cases, 'active', p.active, "
+    f"'version', p.version, 'created_at', {_ts('p.created_at')}, "
+    f"'updated_at', {_ts('p.updated_at')}"
+)
+
+
+@dataclass(frozen=True, eq=False)  # hashed by identity: statements are cached per kind
+class Kind:
+    """What differs between the provider and the attorney directory."""
+
+    name: str
+    table: str
+    points: str
+    fk: str
+    fields: str
+    # filter name -> (predicate on search points `s`, predicate on the main table `p`)
+    filters: dict[str, tuple[str, str]]
+    has_specialty_column: bool
+
+
+_BOOL = "{col} = :{name}"
+_COMMON_POINT_FILTERS = {
+    "language": (
+        ":language = ANY(s.languages)",
+        "EXISTS (SELECT 1 FROM unnest(p.languages) x WHERE lower(x) = :language)",
+    ),
+    "q": (
+        "s.full_name LIKE ALL(CAST(:q AS text[]))",
+        "lower(p.first_name || ' ' || p.last_name) LIKE ALL(CAST(:q AS text[]))",
+    ),
+}
+
+
+def _bools(*names: str) -> dict[str, tuple[str, str]]:
+    return {n: (_BOOL.format(col=f"s.{n}", name=n), _BOOL.format(col=f"p.{n}", name=n))
+            for n in names}
+
+
+PROVIDERS = Kind(
+    name="provider",
+    table="providers",
+    points="provider_search_points",
+    fk="provider_id",
+    fields=PROVIDER_FIELDS,
+    filters={
+        "specialty": ("", ":specialty = ANY(p.specialty_codes)"),
+        "insurance": (":insurance = ANY(s.insurance)", ":insurance = ANY(p.insurance_accepted)"),
+        "condition": (
+            ":condition = ANY(s.conditions)",
+            "EXISTS (SELECT 1 FROM unnest(p.conditions_treated) x WHERE lower(x) = :condition)",
+        ),
+        **_COMMON_POINT_FILTERS,
+        **_bools("accepting_referrals", "accepting_new_patients", "accepts_lop", "telehealth"),
+    },
+    has_specialty_column=True,
+)
+
+ATTORNEYS = Kind(
+    name="attorney",
+    table="attorneys",
+    points="attorney_search_points",
+    fk="attorney_id",
+    fields=ATTORNEY_FIELDS,
+    filters={
+        "practice_area": (":practice_area = ANY(s.practice_areas)",
+                          ":practice_area = ANY(p.practice_areas)"),
+        **_COMMON_POINT_FILTERS,
+        **_bools("accepting_clients", "accepts_lop_cases"),
+    },
+    has_specialty_column=False,
+)
+
+POINT = "ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography"
+
+
+@lru_cache(maxsize=512)
+def radius_search_sql(kind: Kind, filters: frozenset[str], after: bool, exact: bool) -> TextClause:
+    """Providers (or attorneys) with a location within :radius metres of the point.
+
+    One row per match, at its nearest location. `exact=False` walks the KNN index in
+    spherical-distance order (fast; the caller checks the spheroid order is settled);
+    `exact=True` sorts every match by spheroid distance (the rare fallback).
+    """
+    where = [f"ST_DWithin(s.geog, {POINT}, :radius)"]
+    if kind.has_specialty_column:
+        where.insert(0, "s.specialty_id = :specialty_id")
+    where += [kind.filters[f][0] for f in sorted(filters) if kind.filters[f][0]]
+    # Keep only each match's nearest location, so a match is one row and the keyset
+    # below sees it exactly once.
+    same_specialty = "AND s2.specialty_id = s.specialty_id " if kind.has_specialty_column else ""
+    where.append(
+        f"(s.n_locations = 1 OR NOT EXISTS (SELECT 1 FROM {kind.points} s2 "
+        f"WHERE s2.{kind.fk} = s.{kind.fk} {same_specialty}AND s2.location_id <> s.location_id "
+        f"AND (ST_Distance(s2.geog, {POINT}) < ST_Distance(s.geog, {POINT}) "
+        f"OR (ST_Distance(s2.geog, {POINT}) = ST_Distance(s.geog, {POINT}) "
+        f"AND s2.location_id < s.location_id))))"
+    )
+    if after:
+        where.append(
+            f"(ST_Distance(s.geog, {POINT}) > :after_distance OR "
+            f"(ST_Distance(s.geog, {POINT}) = :after_distance AND s.{kind.fk} > :after_id))"
+        )
+    order = (
+        f"ST_Distance(s.geog, {POINT}), s.{kind.fk}" if exact else f"s.geog <-> {POINT}"
+    )
+    distance = "json_build_object('value', c.dist / :unit_m, 'unit', CAST(:unit AS text))"
+    doc = _with_distance(kind.fields, distance, location_json("nl"))
+    sql = (
+        f"SELECT c.dist, c.sph, c.{kind.fk} AS id, {doc}::text AS doc FROM ("
+        f"SELECT s.{kind.fk}, s.location_id, ST_Distance(s.geog, {POINT}) AS dist, "
+        f"s.geog <-> {POINT} AS sph FROM {kind.points} s "
+        f"WHERE {' AND '.join(where)} ORDER BY {order} LIMIT :n) c "
+        f"JOIN {kind.table} p ON p.id = c.{kind.fk} JOIN locations nl ON nl.id = c.location_id"
+    )
+    return text(sql)
+
+
+@lru_cache(maxsize=512)
+def name_search_sql(kind: Kind, filters: frozenset[str], after: bool) -> TextClause:
+    """Active providers (or attorneys) by last name, first name, id — no point given."""
+    where = ["p.active"]
+    where += [kind.filters[f][1] for f in sorted(filters)]
+    if after:
+        where.append("(p.last_name, p.first_name, p.id) > (:after_last, :after_first, :after_id)")
+    doc = _with_distance(kind.fields, None, None)
+    return text(
+        f"SELECT p.last_name, p.first_name, p.id, {doc}::text AS doc FROM {kind.table} p "
+        f"WHERE {' AND '.join(where)} ORDER BY p.last_name, p.first_name, p.id LIMIT :n"
+    )
+
+
+@lru_cache(maxsize=4)
+def document_sql(kind: Kind) -> TextClause:
+    return text(
+        f"SELECT json_build_object({kind.fields})::text AS doc "
+        f"FROM {kind.table} p WHERE p.id = :id"
+    )
+
+
+async def document(session: AsyncSession, kind: Kind, object_id: uuid.UUID) -> str | None:
+    """The JSON representation of one provider or attorney (search fields null)."""
+    row = (await session.execute(document_sql(kind), {"id": object_id})).first()
+    return None if row is None else str(row.doc)
+
+
+async def run(session: AsyncSession, stmt: TextClause, params: dict[str, Any]) -> list[Any]:
+    conn = await session.connection()
+    return list((await conn.execute(stmt, params)).all())
