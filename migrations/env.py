@@ -11,20 +11,11 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from referral_api.config import get_settings
 from referral_api.db import normalize_url
+from referral_api.migrations import include_object
 from referral_api.models import Base
 
 config = context.config
 target_metadata = Base.metadata
-
-# PostGIS and its extensions bring tables of their own that are not ours.
-FOREIGN_TABLES = {"spatial_ref_sys"}
-
-
-def include_object(obj, name, type_, reflected, compare_to):  # type: ignore[no-untyped-def]
-    if type_ == "table" and name in FOREIGN_TABLES:
-        return False
-    return True
-
 
 def _url() -> str:
     url = config.attributes.get("database_url") or get_settings().database_url

@@ -1,5 +1,5 @@
-from tests.factories import npi_with_check_digit
 from referral_api.schemas_common import npi_check_digit_ok
+from tests.factories import npi_with_check_digit
 
 
 def test_npi_factory_matches_validator() -> None:

@@ -7,7 +7,6 @@ Create Date: 2026-12-04 15:44:58.120259
 
 from collections.abc import Sequence
 
-import geoalchemy2
 import sqlalchemy as sa
 from alembic import op
 from geoalchemy2 import Geography

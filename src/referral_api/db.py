@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from typing import Any
 
 from fastapi import Request, Response
@@ -81,7 +81,9 @@ def dbapi_to_api_error(exc: DBAPIError) -> Exception:
     state = _sqlstate(exc) or ""
     log.info("database error %s: %s", state, type(getattr(exc, "orig", exc)).__name__)
     if state.startswith("22"):  # data exception: value too long, out of range, bad text
-        return ValidationFailed("a value is not acceptable to the database (too long or out of range)")
+        return ValidationFailed(
+            "a value is not acceptable to the database (too long or out of range)"
+        )
     if state in {"40001", "40P01", "55P03", "57014"}:  # serialization, deadlock, lock, timeout
         return Conflict("the request conflicted with a concurrent change; retry it")
     return exc
@@ -95,7 +97,7 @@ class CommitRoute(APIRoute):
     so a replayable response exists exactly when its effects do.
     """
 
-    def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
 
         async def commit_after(request: Request) -> Response:

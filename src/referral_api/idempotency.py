@@ -29,7 +29,7 @@ REPLAYED_HEADERS = ("etag", "location", "content-type")
 TTL = timedelta(hours=24)
 
 
-class IdempotentReplay(Exception):  # noqa: N818 - a control-flow signal, not an error
+class IdempotentReplay(Exception):
     def __init__(self, record: IdempotencyRecord) -> None:
         super().__init__("replay")
         # Copied out: the session is rolled back before the response is rendered.

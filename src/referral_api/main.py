@@ -9,7 +9,6 @@ from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.openapi.utils import get_openapi
-
 from fastapi_offline import FastAPIOffline
 from sqlalchemy import text
 
@@ -20,7 +19,6 @@ from referral_api.directory.router import router as directory_router
 from referral_api.errors import PROBLEM_JSON, Problem, install_error_handlers, problem_response
 from referral_api.idempotency import IdempotentReplay, replay_response
 from referral_api.observability import (
-    BodyTooLarge,
     RequestContextMiddleware,
     configure_logging,
     metrics_payload,
@@ -69,12 +67,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.exception_handler(IdempotentReplay)
     async def _replay(_: Request, exc: IdempotentReplay) -> Response:
         return replay_response(exc)
-
-    @app.exception_handler(BodyTooLarge)
-    async def _too_large(_: Request, exc: BodyTooLarge) -> Response:
-        return problem_response(413, "Request body too large",
-                                f"the body exceeds {settings.max_body_bytes} bytes",
-                                type_="payload-too-large")
 
     app.include_router(organizations_router)
     app.include_router(directory_router)
@@ -131,6 +123,10 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     for path_item in schema.get("paths", {}).values():
         for operation in path_item.values():
             responses = operation.get("responses", {})
+            if "requestBody" in operation:
+                # Bodies that are not UTF-8 JSON are a 400; bodies over the limit a 413.
+                responses.setdefault("400", {"description": "Malformed request body"})
+                responses.setdefault("413", {"description": "Request body too large"})
             for code, response in list(responses.items()):
                 if code == "422" or (code.isdigit() and int(code) >= 400):
                     responses[code] = {

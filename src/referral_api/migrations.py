@@ -12,6 +12,15 @@ from alembic.script import ScriptDirectory
 
 from referral_api.config import PROJECT_ROOT
 
+# PostGIS brings tables of its own that are not ours to migrate.
+FOREIGN_TABLES = frozenset({"spatial_ref_sys"})
+
+
+def include_object(obj: object, name: str | None, type_: str, reflected: bool,
+                   compare_to: object) -> bool:
+    """Alembic's autogenerate filter, shared by migrations/env.py and the drift test."""
+    return not (type_ == "table" and name in FOREIGN_TABLES)
+
 
 def migrations_dir() -> Path:
     """The migrations/ folder: REFERRAL_API_MIGRATIONS_DIR, the checkout, or the cwd."""

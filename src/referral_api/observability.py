@@ -112,15 +112,15 @@ class RequestContextMiddleware:
             await send(message)
 
         try:
-            too_large = await self._check_size(scope, headers)
-            if too_large:
+            app_receive = await self._bounded_receive(headers, receive)
+            if app_receive is None:
                 response = problem_response(
                     413, "Request body too large",
                     f"the body exceeds {self.max_body_bytes} bytes", type_="payload-too-large",
                 )
                 await response(scope, receive, send_wrapper)
             else:
-                await self.app(scope, self._limited(receive), send_wrapper)
+                await self.app(scope, app_receive, send_wrapper)
         finally:
             elapsed = time.perf_counter() - started
             route = scope.get("route")
@@ -136,30 +136,45 @@ class RequestContextMiddleware:
             )
             request_id_var.reset(token)
 
-    async def _check_size(self, scope: Scope, headers: dict[bytes, bytes]) -> bool:
+    async def _bounded_receive(self, headers: dict[bytes, bytes],
+                               receive: Receive) -> Receive | None:
+        """`receive` for the app, or None when the body is over the limit.
+
+        A declared Content-Length is checked up front; a chunked body is read here (up to
+        the limit) and replayed, so the app never sees a truncated body.
+        """
         length = headers.get(b"content-length")
-        if length is None:
-            return False
-        try:
-            return int(length) > self.max_body_bytes
-        except ValueError:
-            return False
-
-    def _limited(self, receive: Receive) -> Receive:
-        seen = 0
-        limit = self.max_body_bytes
-
-        async def limited_receive() -> Message:
-            nonlocal seen
+        if length is not None:
+            try:
+                too_large = int(length) > self.max_body_bytes
+            except ValueError:
+                too_large = False
+            return None if too_large else receive
+        if b"chunked" not in headers.get(b"transfer-encoding", b""):
+            return receive
+        chunks: list[bytes] = []
+        size = 0
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > limit:
-                    raise BodyTooLarge()
-            return message
+            if message["type"] != "http.request":
+                return receive
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body_bytes:
+                return None
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        sent = False
 
-        return limited_receive
+        async def replay() -> Message:
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        return replay
 
 
-class BodyTooLarge(Exception):
-    """A chunked body went past the limit while it was being read."""

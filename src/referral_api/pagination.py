@@ -44,7 +44,9 @@ def decode_cursor(cursor: str, fingerprint: str, length: int) -> list[Any]:
     except (ValueError, KeyError, TypeError, UnicodeDecodeError):
         ok = False
     if not ok:
-        raise ValidationFailed("cursor is not valid", errors=[("/query/cursor", "malformed cursor")])
+        raise ValidationFailed(
+            "cursor is not valid", errors=[("/query/cursor", "malformed cursor")]
+        )
     if data.get("q") != fingerprint:
         raise ValidationFailed(
             "cursor was issued for different filters",

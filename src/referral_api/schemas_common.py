@@ -28,7 +28,8 @@ def _check_phone(value: str) -> str:
     return value
 
 
-Phone = Annotated[str, StringConstraints(strip_whitespace=True, max_length=32),
+Phone = Annotated[str, StringConstraints(strip_whitespace=True, max_length=32,
+                                         pattern=r"^\+?[0-9 ().\-]{7,25}$"),
                   AfterValidator(_check_phone)]
 
 
@@ -57,5 +58,6 @@ def _check_npi(value: str) -> str:
     return value
 
 
-NPI = Annotated[str, StringConstraints(strip_whitespace=True), AfterValidator(_check_npi),
+NPI = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[12][0-9]{9}$"),
+                AfterValidator(_check_npi),
                 Field(examples=["1234567893"], description="10-digit NPI with a valid check digit")]

@@ -112,7 +112,7 @@ async def _search(
 # -- vocabularies ------------------------------------------------------------------------
 
 
-@router.get("/specialties", operation_id="specialties-list")
+@router.get("/specialties", operation_id="specialties-list", responses=error_responses(422))
 async def list_specialties() -> Page[SpecialtyItem]:
     """The NUCC taxonomy codes the directory supports."""
     return Page[SpecialtyItem](
@@ -120,7 +120,9 @@ async def list_specialties() -> Page[SpecialtyItem]:
     )
 
 
-@router.get("/insurance-plans", operation_id="insurance-plans-list")
+@router.get(
+    "/insurance-plans", operation_id="insurance-plans-list", responses=error_responses(422)
+)
 async def list_insurance_plans() -> Page[InsurancePlanItem]:
     """The accepted-payment vocabulary for `insurance_accepted` and the `insurance` filter."""
     return Page[InsurancePlanItem](

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from referral_api import geo
@@ -117,7 +117,7 @@ async def _write_provider_points(
         for loc in locations
         for sid in specialty_ids
     ]
-    await session.execute(ProviderSearchPoint.__table__.insert(), rows)
+    await session.execute(insert(ProviderSearchPoint), rows)
 
 
 async def _write_attorney_points(
@@ -142,13 +142,13 @@ async def _write_attorney_points(
         }
         for loc in locations
     ]
-    await session.execute(AttorneySearchPoint.__table__.insert(), rows)
+    await session.execute(insert(AttorneySearchPoint), rows)
 
 
 async def refresh_points_for_location(session: AsyncSession, *, location_id: uuid.UUID) -> None:
     """A location moved: rewrite the search points of everyone listed there."""
     providers = (
-        await session.execute(select(Provider).where(Provider.location_ids.any(location_id)))
+        await session.execute(select(Provider).where(Provider.location_ids.contains([location_id])))
     ).scalars().all()
     for provider in providers:
         locations = await _own_locations(
@@ -156,7 +156,7 @@ async def refresh_points_for_location(session: AsyncSession, *, location_id: uui
         )
         await _write_provider_points(session, provider, locations)
     attorneys = (
-        await session.execute(select(Attorney).where(Attorney.location_ids.any(location_id)))
+        await session.execute(select(Attorney).where(Attorney.location_ids.contains([location_id])))
     ).scalars().all()
     for attorney in attorneys:
         locations = await _own_locations(

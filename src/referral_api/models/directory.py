@@ -11,7 +11,6 @@ from sqlalchemy import (
     DateTime,
     ForeignKey,
     Index,
-
     SmallInteger,
     String,
     UniqueConstraint,

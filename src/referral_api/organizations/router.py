@@ -31,7 +31,9 @@ from referral_api.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, id_cursor, i
 router = make_router("/v1", "organizations")
 
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size (max 100)")]
-Cursor = Annotated[str | None, Query(max_length=2000, description="next_cursor of the previous page")]
+Cursor = Annotated[
+    str | None, Query(max_length=2000, description="next_cursor of the previous page")
+]
 AUTH_ERRORS = (401, 403, 404, 422)
 
 

@@ -2,17 +2,35 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Literal
+from enum import StrEnum
+from typing import Annotated
 
 from pydantic import BaseModel, Field, StrictBool, StrictInt, StringConstraints, model_validator
 
 from referral_api.schemas_common import NPI, Label, Phone, StrictModel
 
-OrganizationKind = Literal["practice", "law_firm", "partner"]
-Scope = Literal[
-    "directory:read", "directory:write", "referrals:read", "referrals:write", "lop:read",
-    "lop:write", "metrics:read", "org:admin", "webhooks:manage",
-]
+
+class OrganizationKind(StrEnum):
+    practice = "practice"
+    law_firm = "law_firm"
+    partner = "partner"
+
+
+class Scope(StrEnum):
+    directory_read = "directory:read"
+    directory_write = "directory:write"
+    referrals_read = "referrals:read"
+    referrals_write = "referrals:write"
+    lop_read = "lop:read"
+    lop_write = "lop:write"
+    metrics_read = "metrics:read"
+    org_admin = "org:admin"
+    webhooks_manage = "webhooks:manage"
+
+
+class GeocodePrecision(StrEnum):
+    exact = "exact"
+    postal_code = "postal_code"
 State = Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True,
                                          pattern=r"^[A-Za-z]{2}$")]
 PostalCode = Annotated[str, StringConstraints(strip_whitespace=True,
@@ -109,7 +127,7 @@ class LocationRead(BaseModel):
     lat: float
     lon: float
     phone: str | None
-    geocode_precision: Literal["exact", "postal_code"]
+    geocode_precision: GeocodePrecision
     version: int
     created_at: datetime
     updated_at: datetime

@@ -39,7 +39,7 @@ async def create_organization(
     if not principal.is_platform_admin:
         raise Forbidden("only the platform operator creates organizations")
     org = Organization(
-        id=uuid.uuid4(), name=data.name, kind=data.kind, npi=data.npi, phone=data.phone,
+        id=uuid.uuid4(), name=data.name, kind=data.kind.value, npi=data.npi, phone=data.phone,
         website=data.website,
     )
     _apply_lop_policy(org, data.lop_policy or LopPolicy())
@@ -229,7 +229,7 @@ async def create_api_key(
     key, prefix, key_hash = new_api_key()
     row = ApiKey(
         id=uuid.uuid4(), organization_id=organization_id, name=data.name, prefix=prefix,
-        key_hash=key_hash, scopes=sorted(set(data.scopes)), created_at=_now(),
+        key_hash=key_hash, scopes=sorted({s.value for s in data.scopes}), created_at=_now(),
     )
     session.add(row)
     await session.flush()
