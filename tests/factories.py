@@ -128,3 +128,54 @@ class Api:
         r = await self.client.post("/v1/attorneys", json=body, headers=org.headers)
         assert r.status_code == 201, r.text
         return dict(r.json())
+
+
+def referral_body(from_provider_id: str, to_provider_id: str, **overrides: Any
+                  ) -> dict[str, Any]:
+    """A complete referral (all seven note elements present)."""
+    body: dict[str, Any] = {
+        "from_provider_id": from_provider_id,
+        "to_provider_id": to_provider_id,
+        "urgency": "routine",
+        "case_type": "personal_injury",
+        "patient": {"first_name": "Maria", "last_name": "Lopez", "birth_date": "1984-03-09",
+                    "phone": "+1 212 555 0100"},
+        "note": {
+            "chief_complaint": "Neck pain and stiffness after a rear-end collision",
+            "mechanism_of_injury": "Rear-end motor vehicle collision at a stop light",
+            "onset_date": "2026-10-02",
+            "diagnosis_codes": ["S13.4XXA", "M5412"],
+            "clinical_impression": "Cervical sprain with right C6 radicular symptoms",
+            "care_to_date": "6 chiropractic visits, home exercise",
+            "response_to_care": "Pain 7/10 to 5/10, radicular symptoms persist",
+            "clinical_question": "Is she a candidate for a cervical epidural steroid injection?",
+            "precautions": "Anticoagulated (apixaban)",
+            "communication": {"method": "fax", "report_expected": True,
+                              "reply_by": "2026-12-31"},
+        },
+        "attestation": {"no_remuneration": True},
+    }
+    body.update(overrides)
+    return body
+
+
+@dataclass
+class Network:
+    """A sending practice and a receiving practice, each with a provider."""
+
+    sender: Org
+    receiver: Org
+    from_provider: dict[str, Any]
+    to_provider: dict[str, Any]
+
+    def body(self, **overrides: Any) -> dict[str, Any]:
+        return referral_body(self.from_provider["id"], self.to_provider["id"], **overrides)
+
+
+async def network(api: Api) -> Network:
+    sender, receiver = await api.org(name="Sender Chiro"), await api.org(name="Receiver Pain")
+    ls, lr = await api.location(sender), await api.location(receiver)
+    fp = await api.provider(sender, [ls["id"]])
+    tp = await api.provider(receiver, [lr["id"]],
+                            specialties=[{"code": "208VP0014X", "primary": True}])
+    return Network(sender, receiver, fp, tp)

@@ -89,12 +89,32 @@ def dbapi_to_api_error(exc: DBAPIError) -> Exception:
     return exc
 
 
+FailureHook = Callable[[AsyncSession], Awaitable[None]]
+
+
+def on_failure(request: Request, hook: FailureHook) -> None:
+    """Run `hook` in a fresh transaction if this request fails (its own writes are rolled
+    back): for records that must outlive a failed request, such as failed logins and
+    denied-access audit entries."""
+    hooks: list[FailureHook] = getattr(request.state, "failure_hooks", None) or []
+    hooks.append(hook)
+    request.state.failure_hooks = hooks
+
+
+def before_commit(request: Request, hook: Callable[[AsyncSession, Response], Awaitable[None]]
+                  ) -> None:
+    """Run `hook` in the request's transaction just before it commits a success."""
+    hooks = getattr(request.state, "before_commit_hooks", None) or []
+    hooks.append(hook)
+    request.state.before_commit_hooks = hooks
+
+
 class CommitRoute(APIRoute):
     """Commits the request's session after the endpoint, before the response is sent.
 
     A 2xx is only sent once its writes are durable; any error rolls everything back.
-    Before committing, a pending idempotency record is stored in the same transaction,
-    so a replayable response exists exactly when its effects do.
+    Before committing, pending records (the idempotency record, audit entries) are written
+    in the same transaction, so they exist exactly when the effects do.
     """
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
@@ -104,37 +124,49 @@ class CommitRoute(APIRoute):
             try:
                 response = await handler(request)
             except IntegrityError as exc:
-                await _rollback(request)
+                await _fail(request)
                 raise integrity_to_api_error(exc) from None
             except DBAPIError as exc:
-                await _rollback(request)
+                await _fail(request)
                 raise dbapi_to_api_error(exc) from None
             except Exception:
-                await _rollback(request)
+                await _fail(request)
                 raise
             session: AsyncSession | None = getattr(request.state, "session", None)
             if session is None:
                 return response
             if response.status_code >= 400:
-                await session.rollback()
+                await _fail(request)
                 return response
-            hook: Callable[[AsyncSession, Response], Awaitable[None]] | None = getattr(
-                request.state, "before_commit", None
-            )
             try:
-                if hook is not None:
+                for hook in getattr(request.state, "before_commit_hooks", None) or []:
                     await hook(session, response)
                 await session.commit()
             except IntegrityError as exc:
-                await session.rollback()
+                await _fail(request)
                 raise integrity_to_api_error(exc) from None
             except DBAPIError as exc:
-                await session.rollback()
+                await _fail(request)
                 log.warning("commit failed: %s", type(exc.orig).__name__)
                 raise ServiceUnavailable("the database did not accept the write; retry") from None
             return response
 
         return commit_after
+
+
+async def _fail(request: Request) -> None:
+    await _rollback(request)
+    hooks: list[FailureHook] = getattr(request.state, "failure_hooks", None) or []
+    if not hooks:
+        return
+    request.state.failure_hooks = []
+    maker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
+    try:
+        async with maker() as session, session.begin():
+            for hook in hooks:
+                await hook(session)
+    except Exception:  # never mask the original error
+        log.exception("failure hook did not run")
 
 
 async def _rollback(request: Request) -> None:

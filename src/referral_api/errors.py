@@ -32,6 +32,7 @@ class Problem(BaseModel):
     instance: str | None = None
     errors: list[ProblemError] | None = None
     allowed_actions: list[str] | None = None
+    current_status: str | None = None
 
 
 class APIError(Exception):

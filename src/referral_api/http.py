@@ -9,6 +9,9 @@ from referral_api.errors import PreconditionFailed
 from referral_api.query_params import reject_unknown_query_params
 
 
+NO_STORE = "no-store"
+
+
 def make_router(prefix: str, tag: str) -> APIRouter:
     """A router whose routes commit at the request boundary and reject unknown query
     parameters."""

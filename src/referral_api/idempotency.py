@@ -21,7 +21,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from referral_api.auth.principals import Principal, current_principal
-from referral_api.db import get_session
+from referral_api.db import before_commit, get_session
 from referral_api.errors import Conflict, ValidationFailed
 from referral_api.models import IdempotencyRecord
 
@@ -117,7 +117,7 @@ async def idempotency(
         )
         await session.execute(stmt)
 
-    request.state.before_commit = store
+    before_commit(request, store)
 
 
 async def purge_expired(session: AsyncSession) -> int:

@@ -12,7 +12,9 @@ from fastapi.openapi.utils import get_openapi
 from fastapi_offline import FastAPIOffline
 from sqlalchemy import text
 
-from referral_api import __version__, migrations
+from referral_api import __version__, geo, migrations
+from referral_api.audit.router import router as audit_router
+from referral_api.auth.router import router as auth_router
 from referral_api.config import Settings, get_settings
 from referral_api.db import make_engine, make_sessionmaker
 from referral_api.directory.router import router as directory_router
@@ -24,6 +26,8 @@ from referral_api.observability import (
     metrics_payload,
 )
 from referral_api.organizations.router import router as organizations_router
+from referral_api.referrals import clinical
+from referral_api.referrals.router import router as referrals_router
 
 log = logging.getLogger("referral_api")
 
@@ -47,6 +51,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = make_engine(settings)
+        clinical.warm_up()  # the ICD-10-CM code set and ZIP table load once, not per request
+        geo.all_zip_centroids()
         app.state.engine = engine
         app.state.sessionmaker = make_sessionmaker(engine)
         try:
@@ -69,7 +75,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return replay_response(exc)
 
     app.include_router(organizations_router)
+    app.include_router(auth_router)
     app.include_router(directory_router)
+    app.include_router(referrals_router)
+    app.include_router(audit_router)
     _add_operational_routes(app)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]

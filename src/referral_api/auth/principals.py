@@ -20,6 +20,8 @@ from referral_api.errors import Forbidden, NotFound, Unauthorized
 from referral_api.models import ApiKey
 
 API_KEY_PREFIX = "rk_"
+ACCESS_TOKEN_PREFIX = "rat_"
+REFRESH_TOKEN_PREFIX = "rrt_"
 PLATFORM_ADMIN = "platform:admin"
 ORG_SCOPES: tuple[str, ...] = (
     "directory:read",
@@ -43,6 +45,8 @@ class Principal:
     id: uuid.UUID
     organization_id: uuid.UUID | None
     scopes: frozenset[str]
+    role: str | None = None  # members only
+    session_family: uuid.UUID | None = None  # members: the login session, for logout
 
     @property
     def is_platform_admin(self) -> bool:
@@ -68,7 +72,13 @@ def hash_api_key(key: str) -> str:
 
 
 async def _principal_from_token(session: AsyncSession, token: str) -> Principal:
-    if not token.startswith(API_KEY_PREFIX) or len(token) > 200:
+    if len(token) > 200:
+        raise Unauthorized()
+    if token.startswith(ACCESS_TOKEN_PREFIX):
+        from referral_api.auth import tokens
+
+        return await tokens.principal_for_access_token(session, token)
+    if not token.startswith(API_KEY_PREFIX):
         raise Unauthorized()
     row = (
         await session.execute(select(ApiKey).where(ApiKey.key_hash == hash_api_key(token)))

@@ -8,11 +8,29 @@ from referral_api.models.directory import (
     ProviderSearchPoint,
 )
 from referral_api.models.organizations import ApiKey, Location, Organization
+from referral_api.models.people import AuthToken, LoginThrottle, User
 from referral_api.models.platform import IdempotencyRecord
+from referral_api.models.referrals import (
+    AuditEvent,
+    Patient,
+    Referral,
+    ReferralEvent,
+    ReferralReport,
+    ReferralVisit,
+)
 
 __all__ = [
     "ApiKey",
     "Attorney",
+    "AuditEvent",
+    "AuthToken",
+    "LoginThrottle",
+    "Patient",
+    "Referral",
+    "ReferralEvent",
+    "ReferralReport",
+    "ReferralVisit",
+    "User",
     "AttorneySearchPoint",
     "Base",
     "IdempotencyRecord",
