@@ -169,7 +169,9 @@ class Network:
     to_provider: dict[str, Any]
 
     def body(self, **overrides: Any) -> dict[str, Any]:
-        return referral_body(self.from_provider["id"], self.to_provider["id"], **overrides)
+        body = referral_body(self.from_provider["id"], self.to_provider["id"])
+        body.update(overrides)
+        return body
 
 
 async def network(api: Api) -> Network:
