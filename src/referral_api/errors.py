@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import traceback
 from collections.abc import Sequence
 from typing import Any
 
@@ -183,7 +184,13 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error", extra={"path": request.url.path})
+        # Exception messages can quote request data (PHI); log the type and where it
+        # happened, never the message.
+        frames = traceback.extract_tb(exc.__traceback__)
+        where = [f"{f.filename.rsplit('/', 1)[-1]}:{f.lineno}:{f.name}" for f in frames[-8:]]
+        log.error("unhandled %s", type(exc).__name__,
+                  extra={"route": getattr(request.scope.get("route"), "path", None),
+                         "frames": where})
         return problem_response(
             500, "Internal server error", "an unexpected error occurred; it has been logged",
             type_="internal-error",

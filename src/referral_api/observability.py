@@ -13,6 +13,7 @@ import os
 import re
 import sys
 import time
+import traceback
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -55,12 +56,16 @@ class JsonFormatter(logging.Formatter):
         request_id = request_id_var.get()
         if request_id:
             entry["request_id"] = request_id
-        for key in ("method", "route", "status", "duration_ms", "path"):
+        for key in ("method", "route", "status", "duration_ms", "frames"):
             if hasattr(record, key):
                 entry[key] = getattr(record, key)
-        if record.exc_info:
-            entry["exc_type"] = record.exc_info[0].__name__ if record.exc_info[0] else None
-            entry["exc"] = self.formatException(record.exc_info)
+        if record.exc_info and record.exc_info[0] is not None:
+            # The type and the frames, not the message: messages can quote request data.
+            entry["exc_type"] = record.exc_info[0].__name__
+            entry["frames"] = [
+                f"{f.filename.rsplit('/', 1)[-1]}:{f.lineno}:{f.name}"
+                for f in traceback.extract_tb(record.exc_info[2])[-8:]
+            ]
         return json.dumps(entry, default=str)
 
 

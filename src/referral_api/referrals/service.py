@@ -230,7 +230,7 @@ async def _existing_by_external_id(session: AsyncSession, org: uuid.UUID, extern
 
 async def _active(session: AsyncSession, model: type[Provider] | type[Attorney],
                   object_id: uuid.UUID) -> Any:
-    obj = await session.get(model, object_id)
+    obj: Provider | Attorney | None = await session.get(model, object_id)
     return obj if obj is not None and obj.active else None
 
 
