@@ -8,7 +8,6 @@ from referral_api.db import CommitRoute
 from referral_api.errors import PreconditionFailed
 from referral_api.query_params import reject_unknown_query_params
 
-
 NO_STORE = "no-store"
 
 

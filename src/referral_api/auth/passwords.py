@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
@@ -9,6 +11,16 @@ _hasher = PasswordHasher()  # argon2id, 64 MiB, t=3, p=4: OWASP's recommended fl
 # Verified against when the user does not exist, so timing does not reveal which
 # usernames are real.
 _DUMMY_HASH = _hasher.hash("not-a-real-password")
+
+
+async def hash_password_async(password: str) -> str:
+    """Hash in a worker thread: argon2 takes a few hundred ms of CPU and must not stall
+    the event loop."""
+    return await asyncio.to_thread(hash_password, password)
+
+
+async def verify_password_async(password_hash: str | None, password: str) -> bool:
+    return await asyncio.to_thread(verify_password, password_hash, password)
 
 
 def hash_password(password: str) -> str:

@@ -10,7 +10,7 @@ from pydantic import BaseModel, EmailStr, Field, StrictBool, StringConstraints
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from referral_api.auth import service
-from referral_api.auth.passwords import hash_password
+from referral_api.auth.passwords import hash_password_async
 from referral_api.auth.principals import Principal, current_principal
 from referral_api.db import get_session
 from referral_api.errors import ValidationFailed, error_responses
@@ -236,7 +236,7 @@ async def update_member(
         end_sessions = user.active and not data.active
         user.active = data.active
     if data.password is not None:
-        user.password_hash = hash_password(data.password)
+        user.password_hash = await hash_password_async(data.password)
         end_sessions = True
     user.version += 1
     await session.flush()

@@ -7,11 +7,16 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from fastapi import Request
-from sqlalchemy import select, text, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import delete, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from referral_api.auth import tokens
-from referral_api.auth.passwords import hash_password, needs_rehash, verify_password
+from referral_api.auth.passwords import (
+    hash_password_async,
+    needs_rehash,
+    verify_password_async,
+)
 from referral_api.auth.principals import Principal
 from referral_api.db import on_failure
 from referral_api.errors import APIError, Conflict, NotFound, Unauthorized
@@ -30,51 +35,50 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-async def _check_throttle(session: AsyncSession, username: str) -> None:
-    row = await session.get(LoginThrottle, username)
-    if row is not None and row.locked_until is not None and row.locked_until > _now():
-        retry = max(1, math.ceil((row.locked_until - _now()).total_seconds()))
-        raise TooManyRequests(
-            "too many failed logins for this account; try again later",
-            headers={"Retry-After": str(retry)},
+async def _count_attempt(request: Request, username: str) -> None:
+    """Count this login attempt before the password is checked, in a transaction of its
+    own that commits at once: concurrent guesses queue on the row lock and each sees the
+    count of those before it, so no more than MAX_FAILURES passwords are tried per
+    window. 429 while the username is locked."""
+    maker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
+    now = _now()
+    async with maker() as s, s.begin():
+        await s.execute(
+            insert(LoginThrottle)
+            .values(username=username, failures=0, window_started_at=now)
+            .on_conflict_do_nothing(index_elements=["username"])
         )
-
-
-_RECORD_FAILURE = text("""
-INSERT INTO login_throttle AS t (username, failures, window_started_at, locked_until)
-VALUES (:u, 1, :now, NULL)
-ON CONFLICT (username) DO UPDATE SET
-  failures = CASE WHEN t.window_started_at < :window_start THEN 1 ELSE t.failures + 1 END,
-  window_started_at = CASE WHEN t.window_started_at < :window_start THEN :now
-                           ELSE t.window_started_at END,
-  locked_until = CASE
-    WHEN t.window_started_at >= :window_start AND t.failures + 1 >= :max THEN :lock_until
-    ELSE t.locked_until END
-""")
+        row = (await s.execute(
+            select(LoginThrottle).where(LoginThrottle.username == username).with_for_update()
+        )).scalar_one()
+        if row.locked_until is not None and row.locked_until > now:
+            retry = max(1, math.ceil((row.locked_until - now).total_seconds()))
+            raise TooManyRequests(
+                "too many failed logins for this account; try again later",
+                headers={"Retry-After": str(retry)},
+            )
+        if row.locked_until is not None or row.window_started_at < now - WINDOW:
+            row.failures, row.window_started_at, row.locked_until = 0, now, None
+        row.failures += 1
+        if row.failures >= MAX_FAILURES:
+            # This attempt is still checked; if it fails, the next ones are refused.
+            row.locked_until = now + LOCKOUT
 
 
 async def password_login(request: Request, session: AsyncSession, *, username: str,
                          password: str) -> tokens.TokenPair:
     key = username.strip().lower()
-    await _check_throttle(session, key)
+    await _count_attempt(request, key)
     user = (
         await session.execute(select(User).where(User.email_lower == key))
     ).scalar_one_or_none()
-    ok = verify_password(user.password_hash if user else None, password)
+    ok = await verify_password_async(user.password_hash if user else None, password)
     if user is None or not ok or not user.active:
-        now = _now()
-
-        async def remember_failure(s: AsyncSession) -> None:
-            await s.execute(_RECORD_FAILURE, {
-                "u": key, "now": now, "window_start": now - WINDOW, "max": MAX_FAILURES,
-                "lock_until": now + LOCKOUT,
-            })
-
-        on_failure(request, remember_failure)
         raise Unauthorized("invalid username or password")
-    await session.execute(text("DELETE FROM login_throttle WHERE username = :u"), {"u": key})
+    # Success clears the count (and a lock set by this very attempt).
+    await session.execute(delete(LoginThrottle).where(LoginThrottle.username == key))
     if needs_rehash(user.password_hash):
-        user.password_hash = hash_password(password)
+        user.password_hash = await hash_password_async(password)
     return await tokens.issue(session, user=user)
 
 
@@ -110,7 +114,7 @@ async def create_member(session: AsyncSession, *, organization_id: uuid.UUID, em
         raise Conflict("a member with this email already exists")
     user = User(id=uuid.uuid4(), organization_id=organization_id, email=email.strip(),
                 email_lower=email_lower, name=name, role=role,
-                password_hash=hash_password(password), active=True, version=1)
+                password_hash=await hash_password_async(password), active=True, version=1)
     session.add(user)
     await session.flush()
     return user

@@ -28,7 +28,7 @@ ACCESS_TTL = timedelta(minutes=15)
 REFRESH_TTL = timedelta(days=30)
 
 
-class RefreshTokenReused(Exception):  # noqa: N818 - a signal to the router
+class RefreshTokenReused(Exception):
     def __init__(self, family_id: uuid.UUID) -> None:
         super().__init__("refresh token reused")
         self.family_id = family_id

@@ -35,7 +35,9 @@ router = make_router("/v1", "directory")
 
 JSON = "application/json"
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size (max 100)")]
-Cursor = Annotated[str | None, Query(max_length=2000, description="next_cursor of the previous page")]
+Cursor = Annotated[
+    str | None, Query(max_length=2000, description="next_cursor of the previous page")
+]
 Lat = Annotated[float | None, Query(ge=-90, le=90, allow_inf_nan=False,
                                      description="Latitude of the search point (with lon)")]
 Lon = Annotated[float | None, Query(ge=-180, le=180, allow_inf_nan=False,

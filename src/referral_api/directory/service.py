@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from referral_api import geo
 from referral_api.auth.principals import Principal, ensure_same_org
 from referral_api.directory import repository
-from referral_api.directory.repository import ATTORNEYS, PROVIDERS, Kind
+from referral_api.directory.repository import Kind
 from referral_api.directory.schemas import (
     AttorneyCreate,
     AttorneyUpdate,
@@ -113,7 +113,8 @@ async def _write_provider_points(
         "telehealth": provider.telehealth,
     }
     rows = [
-        {**common, "location_id": loc.id, "geog": org_service.point_wkt(loc.lat, loc.lon), "specialty_id": sid}
+        {**common, "location_id": loc.id, "specialty_id": sid,
+         "geog": org_service.point_wkt(loc.lat, loc.lon)}
         for loc in locations
         for sid in specialty_ids
     ]

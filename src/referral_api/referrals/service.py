@@ -282,20 +282,21 @@ async def create(
         async with session.begin_nested():
             patient_id = await _patient_id(session, org, data)
             referral_id = uuid.uuid4()
-            values = dict(
-                id=referral_id, sender_organization_id=org,
-                receiver_organization_id=receiver.organization_id,
-                from_provider_id=data.from_provider_id, from_attorney_id=data.from_attorney_id,
-                to_provider_id=data.to_provider_id, attorney_id=data.attorney_id,
-                patient_id=patient_id, letter_of_protection_id=None,
-                external_id=data.external_id, urgency=data.urgency.value,
-                case_type=data.case_type.value, note=note_doc,
-                diagnosis_codes=list(data.note.diagnosis_codes),
-                no_remuneration=True, attested_by=principal.key, attested_at=now,
-                completeness_score=score, completeness_missing=missing, status="sent",
-                reply_by=comm.reply_by if comm else None, sent_at=now, created_at=now,
-                updated_at=now, version=1,
-            )
+            values = {
+                "id": referral_id, "sender_organization_id": org,
+                "receiver_organization_id": receiver.organization_id,
+                "from_provider_id": data.from_provider_id,
+                "from_attorney_id": data.from_attorney_id,
+                "to_provider_id": data.to_provider_id, "attorney_id": data.attorney_id,
+                "patient_id": patient_id, "letter_of_protection_id": None,
+                "external_id": data.external_id, "urgency": data.urgency.value,
+                "case_type": data.case_type.value, "note": note_doc,
+                "diagnosis_codes": list(data.note.diagnosis_codes),
+                "no_remuneration": True, "attested_by": principal.key, "attested_at": now,
+                "completeness_score": score, "completeness_missing": missing, "status": "sent",
+                "reply_by": comm.reply_by if comm else None, "sent_at": now, "created_at": now,
+                "updated_at": now, "version": 1,
+            }
             stmt = insert(Referral).values(**values)
             if data.external_id is not None:
                 stmt = stmt.on_conflict_do_nothing(
@@ -325,9 +326,9 @@ async def create(
 async def _patient_id(session: AsyncSession, org: uuid.UUID, data: ReferralCreate) -> uuid.UUID:
     """A new patient of the sender, or the sender's patient with the same external_id."""
     p = data.patient
-    values = dict(id=uuid.uuid4(), organization_id=org, first_name=p.first_name,
-                  last_name=p.last_name, birth_date=p.birth_date, phone=p.phone,
-                  email=str(p.email) if p.email else None, external_id=p.external_id)
+    values = {"id": uuid.uuid4(), "organization_id": org, "first_name": p.first_name,
+                  "last_name": p.last_name, "birth_date": p.birth_date, "phone": p.phone,
+                  "email": str(p.email) if p.email else None, "external_id": p.external_id}
     stmt = insert(Patient).values(**values)
     if p.external_id is not None:
         stmt = stmt.on_conflict_do_nothing(
