@@ -20,12 +20,13 @@ from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from referral_api.audit import service as audit
 from referral_api.auth.principals import Principal, current_principal
 from referral_api.db import before_commit, get_session
 from referral_api.errors import Conflict, ValidationFailed
 from referral_api.models import IdempotencyRecord
 
-REPLAYED_HEADERS = ("etag", "location", "content-type")
+REPLAYED_HEADERS = ("etag", "location", "content-type", "cache-control")
 TTL = timedelta(hours=24)
 
 
@@ -94,6 +95,8 @@ async def idempotency(
                 "this Idempotency-Key was used with a different request body",
                 errors=[("/header/Idempotency-Key", "reused with a different body")],
             )
+        # A replay hands the stored body out again: PHI in it is a read to audit.
+        audit.record_replay(request, principal, record.response_body)
         raise IdempotentReplay(record)
 
     async def store(session: AsyncSession, response: Response) -> None:

@@ -65,6 +65,10 @@ async def list_audit_events(
     more = len(rows) > limit
     rows = rows[:limit]
     return Page[AuditEventRead](
-        items=[AuditEventRead.model_validate(r, from_attributes=True) for r in rows],
+        items=[
+            AuditEventRead.model_validate(r, from_attributes=True).model_copy(
+                update={"outcome": service.outcome_for(r, principal.organization_id)})
+            for r in rows
+        ],
         next_cursor=encode_cursor([rows[-1].id], fingerprint) if more else None,
     )

@@ -67,6 +67,29 @@ def record(
     })
 
 
+def record_replay(request: Request, principal: Principal, body: Any) -> None:
+    """Audit an idempotent replay whose stored response is a referral (it carries PHI)."""
+    if not (isinstance(body, dict) and isinstance(body.get("patient"), dict)):
+        return
+    try:
+        referral_id = uuid.UUID(str(body["id"]))
+        patient_id = uuid.UUID(str(body["patient"]["id"]))
+        subjects = [uuid.UUID(str(body["sender_organization_id"])),
+                    uuid.UUID(str(body["receiver_organization_id"]))]
+    except (KeyError, ValueError):
+        return
+    record(request, principal, action="referral.replay", referral_id=referral_id,
+           patient_id=patient_id, subject_organization_ids=subjects, outcome="replayed")
+
+
+def outcome_for(event: AuditEvent, viewer: uuid.UUID) -> str:
+    """What `viewer` may learn of an outcome: a referral's parties see that an outsider
+    was denied; the outsider sees "not_found", as for an id that does not exist."""
+    if event.outcome == "denied" and viewer not in (event.subject_organization_ids or []):
+        return "not_found"
+    return event.outcome
+
+
 async def list_events(
     session: AsyncSession, *, organization_id: uuid.UUID, referral_id: uuid.UUID | None,
     limit: int, before_id: int | None,

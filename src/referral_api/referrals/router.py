@@ -157,9 +157,9 @@ async def get_referral(
     session: AsyncSession = Depends(get_session),
 ) -> ReferralRead:
     """One referral with its patient, note, visits and reports (sender and receiver only)."""
-    service._require(principal, "referrals:read")
     referral = await service.get_visible(request, session, principal, referral_id=referral_id,
                                          action="referral.read")
+    service.require(principal, "referrals:read")
     return await _one(session, principal, referral, response)
 
 
@@ -171,9 +171,9 @@ async def list_referral_events(
     session: AsyncSession = Depends(get_session),
 ) -> Page[ReferralEventRead]:
     """Every transition of a referral, oldest first, with actor, time and data."""
-    service._require(principal, "referrals:read")
     referral = await service.get_visible(request, session, principal, referral_id=referral_id,
                                          action="referral.events")
+    service.require(principal, "referrals:read")
     response.headers["Cache-Control"] = NO_STORE
     rows = await service.events(session, referral_id=referral.id)
     return Page[ReferralEventRead](items=[

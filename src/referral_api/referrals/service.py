@@ -95,7 +95,7 @@ def _subjects(referral: Referral) -> list[uuid.UUID]:
     return [referral.sender_organization_id, referral.receiver_organization_id]
 
 
-def _require(principal: Principal, scope: str) -> None:
+def require(principal: Principal, scope: str) -> None:
     if not principal.has(scope):
         raise Forbidden(f"this action needs the scope {scope}")
 
@@ -107,7 +107,10 @@ async def get_visible(
     request: Request, session: AsyncSession, principal: Principal, *, referral_id: uuid.UUID,
     action: str, for_update: bool = False,
 ) -> Referral:
-    """The referral if the caller's organization is a party to it; else 404 (audited)."""
+    """The referral if the caller's organization is a party to it; else 404 (audited).
+
+    Visibility comes before any scope check, so to a non-party every referral id looks
+    missing, whatever its credentials (the platform operator's included)."""
     stmt = select(Referral).where(Referral.id == referral_id)
     if for_update:
         stmt = stmt.with_for_update()
@@ -171,7 +174,7 @@ async def list_visible(
     limit: int, after: tuple[datetime, uuid.UUID] | None,
 ) -> list[Referral]:
     """The caller's sent and/or received referrals, newest first (created_at, id)."""
-    _require(principal, "referrals:read")
+    require(principal, "referrals:read")
     org = principal.organization_id
     if org is None:
         return []
@@ -239,7 +242,7 @@ async def create(
 ) -> tuple[Referral, bool]:
     """Create a referral; (referral, created). A repeated external_id returns the
     existing referral of this sender (created False)."""
-    _require(principal, "referrals:write")
+    require(principal, "referrals:write")
     org = principal.organization_id
     if org is None:
         raise Forbidden("referrals are sent by an organization's own credentials")
@@ -392,9 +395,9 @@ async def act(
 ) -> Referral:
     """acknowledge | accept | decline | schedule | cancel, under a row lock so two
     concurrent actions never both apply."""
-    _require(principal, "referrals:write")
     referral = await get_visible(request, session, principal, referral_id=referral_id,
                                  action=f"referral.{action}", for_update=True)
+    require(principal, "referrals:write")
     _check_action(principal, referral, action)
     data: dict[str, Any] = {}
     if action == "acknowledge":
@@ -425,9 +428,9 @@ async def record_visit(
     request: Request, session: AsyncSession, principal: Principal, *, referral_id: uuid.UUID,
     data: VisitIn,
 ) -> Referral:
-    _require(principal, "referrals:write")
     referral = await get_visible(request, session, principal, referral_id=referral_id,
                                  action="referral.visit", for_update=True)
+    require(principal, "referrals:write")
     wanted = "scheduled" if data.kind.value == "initial" else "first_visit_completed"
     _check_action(principal, referral, "visits", status_ok=referral.status == wanted)
     visit = ReferralVisit(id=uuid.uuid4(), referral_id=referral.id, date=data.date,
@@ -446,9 +449,9 @@ async def record_report(
     request: Request, session: AsyncSession, principal: Principal, *, referral_id: uuid.UUID,
     data: ReportIn,
 ) -> Referral:
-    _require(principal, "referrals:write")
     referral = await get_visible(request, session, principal, referral_id=referral_id,
                                  action="referral.report", for_update=True)
+    require(principal, "referrals:write")
     _check_action(principal, referral, "reports")
     now = _now()
     report = ReferralReport(
