@@ -416,6 +416,7 @@ async def search(
     want = limit + 1
     n = 2 * want
     params["n"] = n
+    params["want"] = want  # rows past the first `want` by (dist, id) come without a doc
     rows = await repository.run(
         session, repository.radius_search_sql(kind, present, after, False), params
     )

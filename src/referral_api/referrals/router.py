@@ -86,8 +86,13 @@ def referral_read(bundle: service.ReferralBundle, principal: Principal) -> Refer
 async def _one(session: AsyncSession, principal: Principal, referral: service.Referral,
                response: Response) -> ReferralRead:
     (bundle,) = await service.bundles(session, [referral])
+    return _bundle_response(bundle, principal, response)
+
+
+def _bundle_response(bundle: service.ReferralBundle, principal: Principal,
+                     response: Response) -> ReferralRead:
     response.headers["Cache-Control"] = NO_STORE
-    set_etag(response, referral.version)
+    set_etag(response, bundle.referral.version)
     return referral_read(bundle, principal)
 
 
@@ -105,11 +110,11 @@ async def create_referral(
     session: AsyncSession = Depends(get_session),
 ) -> ReferralRead:
     """Send a referral with its patient, structured note and no-remuneration attestation."""
-    referral, created = await service.create(request, session, principal, data=data)
+    bundle, created = await service.create(request, session, principal, data=data)
     if not created:
         response.status_code = status.HTTP_200_OK
-    response.headers["Location"] = f"/v1/referrals/{referral.id}"
-    return await _one(session, principal, referral, response)
+    response.headers["Location"] = f"/v1/referrals/{bundle.referral.id}"
+    return _bundle_response(bundle, principal, response)
 
 
 @router.get("/referrals", operation_id="referrals-list", responses=error_responses(401, 403, 422))

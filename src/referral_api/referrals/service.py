@@ -6,6 +6,7 @@ only; to anyone else they do not exist (404, audited as denied).
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -231,17 +232,24 @@ async def _existing_by_external_id(session: AsyncSession, org: uuid.UUID, extern
     )).scalar_one_or_none()
 
 
-async def _active(session: AsyncSession, model: type[Provider] | type[Attorney],
-                  object_id: uuid.UUID) -> Any:
-    obj: Provider | Attorney | None = await session.get(model, object_id)
-    return obj if obj is not None and obj.active else None
+async def _active_by_id(
+    session: AsyncSession, model: type[Provider] | type[Attorney], ids: set[uuid.UUID | None]
+) -> dict[uuid.UUID, Any]:
+    """Active providers (or attorneys) among `ids`, in one query."""
+    wanted = {i for i in ids if i is not None}
+    if not wanted:
+        return {}
+    rows: Any = (await session.execute(
+        select(model).where(model.id.in_(wanted), model.active.is_(True))
+    )).scalars()
+    return {row.id: row for row in rows}
 
 
 async def create(
     request: Request, session: AsyncSession, principal: Principal, *, data: ReferralCreate
-) -> tuple[Referral, bool]:
-    """Create a referral; (referral, created). A repeated external_id returns the
-    existing referral of this sender (created False)."""
+) -> tuple[ReferralBundle, bool]:
+    """Create a referral; (it with its patient, created). A repeated external_id returns
+    the existing referral of this sender (created False)."""
     require(principal, "referrals:write")
     org = principal.organization_id
     if org is None:
@@ -252,23 +260,27 @@ async def create(
             audit.record(request, principal, action="referral.create.duplicate",
                          referral_id=existing.id, patient_id=existing.patient_id,
                          subject_organization_ids=_subjects(existing))
-            return existing, False
+            return (await bundles(session, [existing]))[0], False
 
     errors: list[tuple[str, str]] = []
+    providers = await _active_by_id(session, Provider,
+                                    {data.from_provider_id, data.to_provider_id})
+    attorneys = await _active_by_id(session, Attorney,
+                                    {data.from_attorney_id, data.attorney_id})
     if data.from_provider_id is not None:
-        sender = await _active(session, Provider, data.from_provider_id)
+        sender = providers.get(data.from_provider_id)
         if sender is None or sender.organization_id != org:
             errors.append(("/body/from_provider_id", "not a provider of your organization"))
     if data.from_attorney_id is not None:
-        sender = await _active(session, Attorney, data.from_attorney_id)
+        sender = attorneys.get(data.from_attorney_id)
         if sender is None or sender.organization_id != org:
             errors.append(("/body/from_attorney_id", "not an attorney of your organization"))
-    receiver = await _active(session, Provider, data.to_provider_id)
+    receiver = providers.get(data.to_provider_id)
     if receiver is None:
         errors.append(("/body/to_provider_id", "no such provider in the directory"))
     elif not receiver.accepting_referrals:
         errors.append(("/body/to_provider_id", "this provider is not accepting referrals"))
-    if data.attorney_id is not None and await _active(session, Attorney, data.attorney_id) is None:
+    if data.attorney_id is not None and data.attorney_id not in attorneys:
         errors.append(("/body/attorney_id", "no such attorney in the directory"))
     if data.letter_of_protection_id is not None:
         errors.append(("/body/letter_of_protection_id", "no such letter of protection"))
@@ -282,8 +294,11 @@ async def create(
     now = _now()
     comm = data.note.communication
     try:
-        async with session.begin_nested():
-            patient_id = await _patient_id(session, org, data)
+        # A savepoint only where a concurrent duplicate can make the insert a no-op, so
+        # that the patient row written for it is undone too.
+        async with session.begin_nested() if data.external_id else contextlib.nullcontext():
+            patient = await _patient(session, org, data)
+            patient_id = patient.id
             referral_id = uuid.uuid4()
             values = {
                 "id": referral_id, "sender_organization_id": org,
@@ -300,14 +315,15 @@ async def create(
                 "reply_by": comm.reply_by if comm else None, "sent_at": now, "created_at": now,
                 "updated_at": now, "version": 1,
             }
-            stmt = insert(Referral).values(**values)
+            stmt = insert(Referral)
             if data.external_id is not None:
                 stmt = stmt.on_conflict_do_nothing(
                     index_elements=["sender_organization_id", "external_id"],
                     index_where=Referral.external_id.isnot(None),
                 )
-            inserted = (await session.execute(stmt.returning(Referral.id))).first()
-            if inserted is None:
+            # ORM-enabled INSERT ... RETURNING: the new row comes back as an entity.
+            referral = (await session.scalars(stmt.returning(Referral), [values])).first()
+            if referral is None:
                 raise _Duplicate()
     except _Duplicate:
         # A concurrent request with the same external_id won the race.
@@ -316,36 +332,33 @@ async def create(
         audit.record(request, principal, action="referral.create.duplicate",
                      referral_id=existing.id, patient_id=existing.patient_id,
                      subject_organization_ids=_subjects(existing))
-        return existing, False
-    referral = await session.get(Referral, referral_id)
-    assert referral is not None
+        return (await bundles(session, [existing]))[0], False
     _event(session, referral, principal, "create", None, {})
     audit.record(request, principal, action="referral.create", referral_id=referral.id,
                  patient_id=referral.patient_id, subject_organization_ids=_subjects(referral))
     await session.flush()
-    return referral, True
+    return ReferralBundle(referral, patient, [], []), True
 
 
-async def _patient_id(session: AsyncSession, org: uuid.UUID, data: ReferralCreate) -> uuid.UUID:
+async def _patient(session: AsyncSession, org: uuid.UUID, data: ReferralCreate) -> Patient:
     """A new patient of the sender, or the sender's patient with the same external_id."""
     p = data.patient
     values = {"id": uuid.uuid4(), "organization_id": org, "first_name": p.first_name,
                   "last_name": p.last_name, "birth_date": p.birth_date, "phone": p.phone,
                   "email": str(p.email) if p.email else None, "external_id": p.external_id}
-    stmt = insert(Patient).values(**values)
+    stmt = insert(Patient)
     if p.external_id is not None:
         stmt = stmt.on_conflict_do_nothing(
             index_elements=["organization_id", "external_id"],
             index_where=Patient.external_id.isnot(None),
         )
-    row = (await session.execute(stmt.returning(Patient.id))).first()
-    if row is not None:
-        return uuid.UUID(str(row[0]))
-    existing = (await session.execute(
-        select(Patient.id).where(Patient.organization_id == org,
-                                 Patient.external_id == p.external_id)
+    patient = (await session.scalars(stmt.returning(Patient), [values])).first()
+    if patient is not None:
+        return patient
+    return (await session.execute(
+        select(Patient).where(Patient.organization_id == org,
+                              Patient.external_id == p.external_id)
     )).scalar_one()
-    return uuid.UUID(str(existing))
 
 
 def _event(session: AsyncSession, referral: Referral, principal: Principal, action: str,
