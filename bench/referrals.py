@@ -121,13 +121,16 @@ def run_wrk(base: str, auth: str, body: dict[str, Any], connections: int,
     script.write_text(WRK_LUA % {"body": json.dumps(body), "auth": auth})
     try:
         out = subprocess.run(
-            ["wrk", "-t", "2", "-c", str(connections), "-d", f"{duration}s", "--latency",
+            ["wrk", "-t", "2", "-c", str(connections), "-d", f"{int(duration)}s", "--latency",
              "-s", str(script), base],
-            capture_output=True, text=True, check=True,
-        ).stdout
+            capture_output=True, text=True, check=False,
+        )
+        if out.returncode != 0:
+            raise RuntimeError(f"wrk failed: {out.stderr or out.stdout}")
+        stdout = out.stdout
     finally:
         script.unlink()
-    line = next(x for x in out.splitlines() if x.startswith("RESULT "))
+    line = next(x for x in stdout.splitlines() if x.startswith("RESULT "))
     n, secs, p50, p95, p99, errors = line.split()[1:]
     return int(n) / float(secs), float(p50), float(p95), float(p99), int(errors)
 
