@@ -233,3 +233,17 @@ class TestLogs:
             entry = json.loads(line)
             assert entry["route"] == "/v1/providers"
             assert "CanaryName" not in line
+
+
+class TestCors:
+    async def test_cors_only_for_configured_origins(self, settings: Settings) -> None:
+        import httpx
+
+        app = create_app(settings.model_copy(update={"cors_origins": "https://app.example"}))
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+            pre = await c.options("/v1/providers", headers={
+                "Origin": "https://app.example", "Access-Control-Request-Method": "GET"})
+            assert pre.headers["access-control-allow-origin"] == "https://app.example"
+            other = await c.get("/healthz", headers={"Origin": "https://evil.example"})
+            assert "access-control-allow-origin" not in other.headers

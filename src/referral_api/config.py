@@ -20,6 +20,9 @@ class Settings(BaseSettings):
     max_body_bytes: int = 1_048_576
     idempotency_ttl_hours: int = 24
     log_level: str = "INFO"
+    # Origins allowed to call the API from a browser (SPA frontends), comma-separated;
+    # empty means no CORS headers at all.
+    cors_origins: str = ""
     cursor_secret: str | None = None
 
 
