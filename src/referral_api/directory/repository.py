@@ -183,15 +183,16 @@ def radius_search_sql(kind: Kind, filters: frozenset[str], after: bool, exact: b
     # The caller pages over the first :want candidates in (distance, id) order (the settled
     # ones are a prefix of that order), so only those get a JSON document: building and
     # sending documents for all :n = 2 * :want candidates was half of the statement's work.
+    # (A CASE around a scalar subquery: the planner cannot turn it into a join that builds
+    # every document and filters afterwards, as it does with a LATERAL join.)
     sql = (
-        f"SELECT c.dist, c.sph, c.{kind.fk} AS id, d.doc FROM ("
+        f"SELECT c.dist, c.sph, c.{kind.fk} AS id, CASE WHEN c.rank <= :want THEN ("
+        f"SELECT {doc}::text FROM {kind.table} p JOIN locations nl ON nl.id = c.location_id "
+        f"WHERE p.id = c.{kind.fk}) END AS doc FROM ("
         f"SELECT k.*, row_number() OVER (ORDER BY k.dist, k.{kind.fk}) AS rank FROM ("
         f"SELECT s.{kind.fk}, s.location_id, ST_Distance(s.geog, {POINT}) AS dist, "
         f"s.geog <-> {POINT} AS sph FROM {kind.points} s "
-        f"WHERE {' AND '.join(where)} ORDER BY {order} LIMIT :n) k) c "
-        f"LEFT JOIN LATERAL (SELECT {doc}::text AS doc FROM {kind.table} p "
-        f"JOIN locations nl ON nl.id = c.location_id "
-        f"WHERE p.id = c.{kind.fk} AND c.rank <= :want) d ON true"
+        f"WHERE {' AND '.join(where)} ORDER BY {order} LIMIT :n) k) c"
     )
     return text(sql)
 
