@@ -247,3 +247,31 @@ class TestCors:
             assert pre.headers["access-control-allow-origin"] == "https://app.example"
             other = await c.get("/healthz", headers={"Origin": "https://evil.example"})
             assert "access-control-allow-origin" not in other.headers
+
+
+class TestLostConnection:
+    async def test_dead_pooled_connection_is_503_then_recovers(
+        self, settings: Settings, engine: AsyncEngine
+    ) -> None:
+        import httpx
+
+        app = create_app(settings)
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+                async with engine.connect() as conn:
+                    since = (await conn.execute(text("SELECT now()"))).scalar_one()
+                assert (await c.get("/v1/providers")).status_code == 200
+                # The server drops the connection this app just pooled (a restart or
+                # failover looks like this to the pool).
+                async with engine.connect() as conn:
+                    killed = (await conn.execute(text(
+                        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                        "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+                        "AND backend_start >= :since"), {"since": since})).scalar_one()
+                assert killed >= 1
+                lost = await c.get("/v1/providers")
+                assert lost.status_code == 503
+                assert lost.headers["content-type"] == "application/problem+json"
+                assert lost.headers["retry-after"] == "1"
+                assert (await c.get("/v1/providers")).status_code == 200

@@ -226,5 +226,10 @@ async def document(session: AsyncSession, kind: Kind, object_id: uuid.UUID) -> s
 
 
 async def run(session: AsyncSession, stmt: TextClause, params: dict[str, Any]) -> list[Any]:
-    conn = await session.connection()
+    """Run a read-only search statement. A search request touches nothing else, so its
+    connection is taken in autocommit: no BEGIN/COMMIT round trips around one SELECT."""
+    if session.in_transaction():
+        conn = await session.connection()
+    else:
+        conn = await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
     return list((await conn.execute(stmt, params)).all())
