@@ -1431,3 +1431,19 @@ class TestSearchAttorneys:
     async def test_unknown_query_parameter_is_422(self, api: Api, name: str) -> None:
         r = await api.client.get("/v1/attorneys", params={name: "x"})
         assert_problem(r, 422, f"/query/{name}")
+
+
+class TestReorderSearchPoints:
+    async def test_reorder_keeps_results(self, api, database_url: str) -> None:  # type: ignore[no-untyped-def]
+        from referral_api.maintenance import reorder_search_points
+
+        org = await api.org()
+        for lat in (40.70, 40.75, 40.80):
+            loc = await api.location(org, lat=lat, lon=-73.99)
+            await api.provider(org, [loc["id"]])
+        params = {"lat": 40.75, "lon": -73.99, "radius": 10}
+        before = (await api.client.get("/v1/providers", params=params)).json()
+        result = await reorder_search_points(database_url)
+        assert result["rows"] == 6  # 3 providers x (their specialty + "any")
+        after = (await api.client.get("/v1/providers", params=params)).json()
+        assert after == before

@@ -82,6 +82,15 @@ def cmd_admin_bootstrap(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_reorder_search_points(_: argparse.Namespace) -> int:
+    from referral_api.maintenance import reorder_search_points
+
+    with database_url() as (url, _embedded):
+        result = asyncio.run(reorder_search_points(url))
+    print(json.dumps(result))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="referral-api", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -108,6 +117,14 @@ def build_parser() -> argparse.ArgumentParser:
     boot.add_argument("--json", action="store_true", help='print {"api_key": "rk_..."}')
     boot.add_argument("--name", default="bootstrap")
     boot.set_defaults(func=cmd_admin_bootstrap)
+
+    maint = sub.add_parser("maintenance", help="operator maintenance tasks")
+    maint_sub = maint.add_subparsers(dest="maintenance_command", required=True)
+    reorder = maint_sub.add_parser(
+        "reorder-search-points",
+        help="rewrite the directory's search points in spatial order (faster radius search; "
+             "locks them for the duration, run off-peak)")
+    reorder.set_defaults(func=cmd_reorder_search_points)
     return parser
 
 
