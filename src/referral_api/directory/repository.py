@@ -13,8 +13,12 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+import asyncpg
 from sqlalchemy import TextClause, text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.dialects.postgresql import asyncpg as asyncpg_dialect
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from referral_api.errors import ServiceUnavailable
 
 
 def _ts(col: str) -> str:
@@ -225,11 +229,38 @@ async def document(session: AsyncSession, kind: Kind, object_id: uuid.UUID) -> s
     return None if row is None else str(row.doc)
 
 
+@lru_cache(maxsize=1024)
+def _for_asyncpg(stmt: TextClause) -> tuple[str, tuple[str, ...]]:
+    """The statement as asyncpg takes it ($n placeholders) and its parameter order."""
+    compiled = stmt.compile(dialect=asyncpg_dialect.dialect())
+    return compiled.string, tuple(compiled.positiontup or ())
+
+
 async def run(session: AsyncSession, stmt: TextClause, params: dict[str, Any]) -> list[Any]:
-    """Run a read-only search statement. A search request touches nothing else, so its
-    connection is taken in autocommit: no BEGIN/COMMIT round trips around one SELECT."""
-    if session.in_transaction():
-        conn = await session.connection()
-    else:
-        conn = await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-    return list((await conn.execute(stmt, params)).all())
+    """Run a read-only search statement straight on the pooled asyncpg connection.
+
+    The hot path: no transaction (a lone SELECT needs none, so no BEGIN/COMMIT round
+    trips) and no SQLAlchemy result processing — the rows are a few floats, an id and a
+    ready JSON document. The connection still comes from, and goes back to, the engine's
+    pool; one that died with its server is discarded and the client told to retry.
+    """
+    sql, names = _for_asyncpg(stmt)
+    args = [params[name] for name in names]
+    engine = session.bind
+    assert isinstance(engine, AsyncEngine)
+    async with engine.connect() as conn:
+        raw = await conn.get_raw_connection()
+        driver: asyncpg.Connection = raw.driver_connection  # type: ignore[assignment]
+        try:
+            return list(await driver.fetch(sql, *args))
+        except Exception as exc:
+            # Whatever went wrong, this connection's state is unknown: never pool it again.
+            await conn.invalidate()
+            state = str(getattr(exc, "sqlstate", "") or "")
+            broken = (OSError, asyncpg.InterfaceError, asyncpg.InternalClientError)
+            if isinstance(exc, broken) or state[:2] in ("08", "57"):
+                raise ServiceUnavailable(
+                    "the database connection was lost; retry the request",
+                    headers={"Retry-After": "1"},
+                ) from None
+            raise

@@ -420,10 +420,11 @@ async def search(
     rows = await repository.run(
         session, repository.radius_search_sql(kind, present, after, False), params
     )
-    rows.sort(key=lambda r: (r.dist, r.id))
+    # Canonical UUID strings order exactly as PostgreSQL orders the uuids.
+    rows.sort(key=lambda r: (r["dist"], str(r["id"])))
     if len(rows) == n:
-        settled_below = max(r.sph for r in rows) * MIN_SPHEROID_TO_SPHERE
-        settled = [r for r in rows if r.dist < settled_below]
+        settled_below = max(r["sph"] for r in rows) * MIN_SPHEROID_TO_SPHERE
+        settled = [r for r in rows if r["dist"] < settled_below]
         if len(settled) >= want:
             rows = settled
         else:  # rare: walk every match in exact order instead
@@ -435,9 +436,10 @@ async def search(
     more = len(page) > limit
     page = page[:limit]
     next_cursor = (
-        encode_cursor([page[-1].dist, str(page[-1].id)], fingerprint) if more and page else None
+        encode_cursor([page[-1]["dist"], str(page[-1]["id"])], fingerprint)
+        if more and page else None
     )
-    return SearchPage([r.doc for r in page], next_cursor)
+    return SearchPage([r["doc"] for r in page], next_cursor)
 
 
 def _uuid_or_422(value: Any) -> uuid.UUID:
@@ -466,9 +468,10 @@ async def _search_by_name(
     more = len(rows) > limit
     rows = rows[:limit]
     next_cursor = (
-        encode_cursor([rows[-1].last_name, rows[-1].first_name, str(rows[-1].id)], fingerprint)
+        encode_cursor([rows[-1]["last_name"], rows[-1]["first_name"], str(rows[-1]["id"])],
+                      fingerprint)
         if more else None
     )
-    return SearchPage([r.doc for r in rows], next_cursor)
+    return SearchPage([r["doc"] for r in rows], next_cursor)
 
 
