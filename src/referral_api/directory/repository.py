@@ -236,7 +236,7 @@ def _for_asyncpg(stmt: TextClause) -> tuple[str, tuple[str, ...]]:
     return compiled.string, tuple(compiled.positiontup or ())
 
 
-async def run(session: AsyncSession, stmt: TextClause, params: dict[str, Any]) -> list[Any]:
+async def run(engine: AsyncEngine, stmt: TextClause, params: dict[str, Any]) -> list[Any]:
     """Run a read-only search statement straight on the pooled asyncpg connection.
 
     The hot path: no transaction (a lone SELECT needs none, so no BEGIN/COMMIT round
@@ -246,8 +246,6 @@ async def run(session: AsyncSession, stmt: TextClause, params: dict[str, Any]) -
     """
     sql, names = _for_asyncpg(stmt)
     args = [params[name] for name in names]
-    engine = session.bind
-    assert isinstance(engine, AsyncEngine)
     async with engine.connect() as conn:
         raw = await conn.get_raw_connection()
         driver: asyncpg.Connection = raw.driver_connection  # type: ignore[assignment]

@@ -97,16 +97,17 @@ def _name_patterns(q: str | None) -> list[str] | None:
 
 
 async def _search(
-    session: AsyncSession, kind: Kind, request: Request, point: service.Point | None,
+    kind: Kind, request: Request, point: service.Point | None,
     filters: dict[str, Any], specialty_id: int | None, limit: int, cursor: str | None,
 ) -> Response:
     fingerprint = query_fingerprint(
         {"kind": kind.name, "point": point and [point.lat, point.lon, point.radius_m, point.unit],
          **filters}
     )
+    # No session: a search is one read-only statement on a pooled connection.
     page = await service.search(
-        session, kind, point=point, filters=filters, specialty_id=specialty_id, limit=limit,
-        cursor=cursor, fingerprint=fingerprint,
+        request.app.state.engine, kind, point=point, filters=filters,
+        specialty_id=specialty_id, limit=limit, cursor=cursor, fingerprint=fingerprint,
     )
     return Response(content=page.to_json(), media_type=JSON)
 
@@ -150,7 +151,6 @@ async def search_providers(
     accepts_lop: Flag = None, telehealth: Flag = None,
     q: Annotated[str | None, Query(max_length=100, description="Name contains")] = None,
     limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None,
-    session: AsyncSession = Depends(get_session),
 ) -> Response:
     """Search the provider directory, by distance from a point or by name. Public."""
     point = _point(lat, lon, zip, radius, unit)
@@ -176,7 +176,7 @@ async def search_providers(
         "telehealth": telehealth,
         "q": _name_patterns(q),
     }
-    return await _search(session, PROVIDERS, request, point, filters,
+    return await _search(PROVIDERS, request, point, filters,
                          spec.id if spec else None, limit, cursor)
 
 
@@ -262,7 +262,6 @@ async def search_attorneys(
     accepting_clients: Flag = None, accepts_lop_cases: Flag = None,
     q: Annotated[str | None, Query(max_length=100, description="Name contains")] = None,
     limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None,
-    session: AsyncSession = Depends(get_session),
 ) -> Response:
     """Search the attorney directory, by distance from a point or by name. Public."""
     point = _point(lat, lon, zip, radius, unit)
@@ -273,7 +272,7 @@ async def search_attorneys(
         "accepts_lop_cases": accepts_lop_cases,
         "q": _name_patterns(q),
     }
-    return await _search(session, ATTORNEYS, request, point, filters, None, limit, cursor)
+    return await _search(ATTORNEYS, request, point, filters, None, limit, cursor)
 
 
 @router.post(

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import delete, func, insert, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from referral_api import geo
 from referral_api.auth.principals import Principal, ensure_same_org
@@ -383,7 +383,7 @@ class SearchPage:
 
 
 async def search(
-    session: AsyncSession,
+    engine: AsyncEngine,
     kind: Kind,
     *,
     point: Point | None,
@@ -398,7 +398,7 @@ async def search(
     present = frozenset(k for k, v in filters.items() if v is not None)
     params: dict[str, Any] = {k: v for k, v in filters.items() if v is not None}
     if point is None:
-        return await _search_by_name(session, kind, present, params, limit, cursor, fingerprint)
+        return await _search_by_name(engine, kind, present, params, limit, cursor, fingerprint)
     params |= {"lat": point.lat, "lon": point.lon, "radius": point.radius_m,
                "unit_m": geo.METERS_PER_UNIT[point.unit], "unit": point.unit}
     if kind.has_specialty_column:
@@ -418,7 +418,7 @@ async def search(
     params["n"] = n
     params["want"] = want  # rows past the first `want` by (dist, id) come without a doc
     rows = await repository.run(
-        session, repository.radius_search_sql(kind, present, after, False), params
+        engine, repository.radius_search_sql(kind, present, after, False), params
     )
     # Canonical UUID strings order exactly as PostgreSQL orders the uuids.
     rows.sort(key=lambda r: (r["dist"], str(r["id"])))
@@ -430,7 +430,7 @@ async def search(
         else:  # rare: walk every match in exact order instead
             params["n"] = want
             rows = await repository.run(
-                session, repository.radius_search_sql(kind, present, after, True), params
+                engine, repository.radius_search_sql(kind, present, after, True), params
             )
     page = rows[:want]
     more = len(page) > limit
@@ -452,7 +452,7 @@ def _uuid_or_422(value: Any) -> uuid.UUID:
 
 
 async def _search_by_name(
-    session: AsyncSession, kind: Kind, present: frozenset[str], params: dict[str, Any],
+    engine: AsyncEngine, kind: Kind, present: frozenset[str], params: dict[str, Any],
     limit: int, cursor: str | None, fingerprint: str,
 ) -> SearchPage:
     if cursor is not None:
@@ -463,7 +463,7 @@ async def _search_by_name(
         params |= {"after_last": last, "after_first": first, "after_id": _uuid_or_422(last_id)}
     params["n"] = limit + 1
     rows = await repository.run(
-        session, repository.name_search_sql(kind, present, cursor is not None), params
+        engine, repository.name_search_sql(kind, present, cursor is not None), params
     )
     more = len(rows) > limit
     rows = rows[:limit]
