@@ -257,10 +257,7 @@ async def create(
     if data.external_id is not None:
         existing = await _existing_by_external_id(session, org, data.external_id)
         if existing is not None:
-            audit.record(request, principal, action="referral.create.duplicate",
-                         referral_id=existing.id, patient_id=existing.patient_id,
-                         subject_organization_ids=_subjects(existing))
-            return (await bundles(session, [existing]))[0], False
+            return await _already_sent(request, session, principal, existing), False
 
     errors: list[tuple[str, str]] = []
     providers = await _active_by_id(session, Provider,
@@ -329,10 +326,7 @@ async def create(
         # A concurrent request with the same external_id won the race.
         existing = await _existing_by_external_id(session, org, data.external_id or "")
         assert existing is not None
-        audit.record(request, principal, action="referral.create.duplicate",
-                     referral_id=existing.id, patient_id=existing.patient_id,
-                     subject_organization_ids=_subjects(existing))
-        return (await bundles(session, [existing]))[0], False
+        return await _already_sent(request, session, principal, existing), False
     _event(session, referral, principal, "create", None, {})
     audit.record(request, principal, action="referral.create", referral_id=referral.id,
                  patient_id=referral.patient_id, subject_organization_ids=_subjects(referral))
@@ -340,12 +334,21 @@ async def create(
     return ReferralBundle(referral, patient, [], []), True
 
 
+async def _already_sent(request: Request, session: AsyncSession, principal: Principal,
+                        existing: Referral) -> ReferralBundle:
+    """The referral this sender already sent with the same external_id (audited read)."""
+    audit.record(request, principal, action="referral.create.duplicate",
+                 referral_id=existing.id, patient_id=existing.patient_id,
+                 subject_organization_ids=_subjects(existing))
+    return (await bundles(session, [existing]))[0]
+
+
 async def _patient(session: AsyncSession, org: uuid.UUID, data: ReferralCreate) -> Patient:
     """A new patient of the sender, or the sender's patient with the same external_id."""
     p = data.patient
     values = {"id": uuid.uuid4(), "organization_id": org, "first_name": p.first_name,
-                  "last_name": p.last_name, "birth_date": p.birth_date, "phone": p.phone,
-                  "email": str(p.email) if p.email else None, "external_id": p.external_id}
+              "last_name": p.last_name, "birth_date": p.birth_date, "phone": p.phone,
+              "email": str(p.email) if p.email else None, "external_id": p.external_id}
     stmt = insert(Patient)
     if p.external_id is not None:
         stmt = stmt.on_conflict_do_nothing(
