@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
@@ -176,9 +176,9 @@ class ScheduleIn(StrictModel):
     @field_validator("appointment_at")
     @classmethod
     def _aware(cls, value: datetime) -> datetime:
-        if value.tzinfo is None:
-            raise ValueError("must carry a UTC offset (RFC 3339)")
-        return value
+        # RFC 3339 carries an offset; a time without one is read as UTC, as everywhere
+        # else in this API.
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
 class VisitKind(StrEnum):
