@@ -71,10 +71,20 @@ def cmd_seed_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_admin_bootstrap(args: argparse.Namespace) -> int:
+    from sqlalchemy.exc import ProgrammingError
+
+    from referral_api import migrations
     from referral_api.admin import bootstrap_platform_key
 
-    with database_url() as (url, _embedded):
-        key = asyncio.run(bootstrap_platform_key(url, name=args.name))
+    with database_url() as (url, embedded):
+        if embedded:
+            migrations.upgrade(url)  # our own cluster: a fresh one is migrated first
+        try:
+            key = asyncio.run(bootstrap_platform_key(url, name=args.name))
+        except ProgrammingError:
+            print("referral-api: the database has no schema yet; run `referral-api migrate` "
+                  "first", file=sys.stderr)
+            return 2
     if args.json:
         print(json.dumps({"api_key": key}))
     else:
