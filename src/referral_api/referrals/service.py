@@ -327,7 +327,7 @@ async def create(
         existing = await _existing_by_external_id(session, org, data.external_id or "")
         assert existing is not None
         return await _already_sent(request, session, principal, existing), False
-    _event(session, referral, principal, "create", None, {})
+    await _event(session, referral, principal, "create", None, {})
     audit.record(request, principal, action="referral.create", referral_id=referral.id,
                  patient_id=referral.patient_id, subject_organization_ids=_subjects(referral))
     await session.flush()
@@ -364,14 +364,16 @@ async def _patient(session: AsyncSession, org: uuid.UUID, data: ReferralCreate) 
     )).scalar_one()
 
 
-def _event(session: AsyncSession, referral: Referral, principal: Principal, action: str,
-           from_status: str | None, data: dict[str, Any]) -> None:
+async def _event(session: AsyncSession, referral: Referral, principal: Principal,
+                 action: str, from_status: str | None, data: dict[str, Any]) -> None:
+    """Append to the referral's event log (a plain INSERT: events are never read back in
+    the request that writes them)."""
     assert principal.organization_id is not None
-    session.add(ReferralEvent(
-        referral_id=referral.id, at=_now(), action=action, from_status=from_status,
-        to_status=referral.status, actor=principal.key,
-        actor_organization_id=principal.organization_id, data=data,
-    ))
+    await session.execute(insert(ReferralEvent), [{
+        "referral_id": referral.id, "at": _now(), "action": action,
+        "from_status": from_status, "to_status": referral.status, "actor": principal.key,
+        "actor_organization_id": principal.organization_id, "data": data,
+    }])
 
 
 # -- the lifecycle -----------------------------------------------------------------------
@@ -400,8 +402,8 @@ async def _transition(session: AsyncSession, principal: Principal, referral: Ref
     referral.status = to_status
     referral.version += 1
     referral.updated_at = _now()
-    _event(session, referral, principal, action, from_status, data)
-    await session.flush()
+    await session.flush()  # the status change (and any visit/report) first, then its event
+    await _event(session, referral, principal, action, from_status, data)
     return referral
 
 
