@@ -18,22 +18,27 @@ from referral_api.embedded import EmbeddedClusterError, embedded_database
 @contextlib.contextmanager
 def database_url() -> Iterator[tuple[str, bool]]:
     """Yield (url, embedded). Without REFERRAL_API_DATABASE_URL the project-local cluster
-    is started (and stopped afterwards if we started it)."""
+    is started, brought to the latest migration (it is ours to keep at head), and stopped
+    afterwards if we started it."""
     settings = get_settings()
     if settings.database_url:
         yield settings.database_url, False
         return
+    from referral_api import migrations
+
     with embedded_database(settings.data_dir) as url:
         os.environ["REFERRAL_API_DATABASE_URL"] = url
         get_settings.cache_clear()
+        migrations.upgrade(url)
         yield url, True
 
 
 def cmd_migrate(_: argparse.Namespace) -> int:
     from referral_api import migrations
 
-    with database_url() as (url, _embedded):
-        migrations.upgrade(url)
+    with database_url() as (url, embedded):
+        if not embedded:  # the embedded cluster was migrated on the way in
+            migrations.upgrade(url)
     print("migrations at head", file=sys.stderr)
     return 0
 
@@ -41,11 +46,8 @@ def cmd_migrate(_: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from referral_api import migrations
-
-    with database_url() as (url, embedded):
-        if embedded:
-            migrations.upgrade(url)  # our own cluster: keep it at head
+    # The workers read the URL that database_url() put in the environment.
+    with database_url():
         if args.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
             os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="referral-api-prom-")
         uvicorn.run(
@@ -57,12 +59,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_seed_demo(args: argparse.Namespace) -> int:
-    from referral_api import migrations
     from referral_api.demo import seed_demo
 
-    with database_url() as (url, embedded):
-        if embedded:
-            migrations.upgrade(url)
+    with database_url() as (url, _embedded):
         result = asyncio.run(seed_demo(url, providers=args.providers, attorneys=args.attorneys))
     print(json.dumps(result) if args.json else
           f"demo directory: {result['providers']} providers, {result['attorneys']} attorneys"
@@ -73,12 +72,9 @@ def cmd_seed_demo(args: argparse.Namespace) -> int:
 def cmd_admin_bootstrap(args: argparse.Namespace) -> int:
     from sqlalchemy.exc import ProgrammingError
 
-    from referral_api import migrations
     from referral_api.admin import bootstrap_platform_key
 
-    with database_url() as (url, embedded):
-        if embedded:
-            migrations.upgrade(url)  # our own cluster: a fresh one is migrated first
+    with database_url() as (url, _embedded):
         try:
             key = asyncio.run(bootstrap_platform_key(url, name=args.name))
         except ProgrammingError:

@@ -215,18 +215,19 @@ def name_search_sql(kind: Kind, filters: frozenset[str], after: bool) -> TextCla
     )
 
 
-@lru_cache(maxsize=4)
-def document_sql(kind: Kind) -> TextClause:
+@lru_cache(maxsize=8)
+def document_sql(kind: Kind, active_only: bool) -> TextClause:
     return text(
-        f"SELECT json_build_object({kind.fields})::text AS doc "
-        f"FROM {kind.table} p WHERE p.id = :id"
+        f"SELECT json_build_object({kind.fields})::text AS doc, p.version "
+        f"FROM {kind.table} p WHERE p.id = :id{' AND p.active' if active_only else ''}"
     )
 
 
-async def document(session: AsyncSession, kind: Kind, object_id: uuid.UUID) -> str | None:
-    """The JSON representation of one provider or attorney (search fields null)."""
-    row = (await session.execute(document_sql(kind), {"id": object_id})).first()
-    return None if row is None else str(row.doc)
+async def document(session: AsyncSession, kind: Kind, object_id: uuid.UUID, *,
+                   active_only: bool = False) -> tuple[str, int] | None:
+    """The JSON representation of one provider or attorney, and its version."""
+    row = (await session.execute(document_sql(kind, active_only), {"id": object_id})).first()
+    return None if row is None else (str(row.doc), int(row.version))
 
 
 @lru_cache(maxsize=1024)

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import json
 import uuid
 from typing import Annotated, Any, Literal
 
@@ -59,6 +58,15 @@ def _doc_response(doc: str, version: int, status_code: int = 200,
     if location:
         response.headers["Location"] = location
     return response
+
+
+async def _written(session: AsyncSession, kind: Kind, object_id: uuid.UUID,
+                   status_code: int = 200, location: str | None = None) -> Response:
+    """The representation of a provider or attorney just written in this transaction."""
+    found = await document(session, kind, object_id)
+    assert found is not None
+    doc, version = found
+    return _doc_response(doc, version, status_code, location)
 
 
 def _point(lat: float | None, lon: float | None, zip_code: str | None, radius: float | None,
@@ -192,9 +200,7 @@ async def create_provider(
 ) -> Response:
     """List a provider of the caller's practice (scope directory:write)."""
     provider = await service.create_provider(session, principal, data=data)
-    doc = await document(session, PROVIDERS, provider.id)
-    assert doc is not None
-    return _doc_response(doc, provider.version, 201, f"/v1/providers/{provider.id}")
+    return await _written(session, PROVIDERS, provider.id, 201, f"/v1/providers/{provider.id}")
 
 
 @router.get(
@@ -205,12 +211,8 @@ async def get_provider(
     provider_id: uuid.UUID, session: AsyncSession = Depends(get_session)
 ) -> Response:
     """Get one provider. Public."""
-    doc = await service.public_document(session, PROVIDERS, provider_id)
-    return _doc_response(doc, _version_of(doc))
-
-
-def _version_of(doc: str) -> int:
-    return int(json.loads(doc)["version"])
+    doc, version = await service.public_document(session, PROVIDERS, provider_id)
+    return _doc_response(doc, version)
 
 
 @router.patch(
@@ -226,9 +228,7 @@ async def update_provider(
     provider = await service.get_provider_for_write(session, principal, provider_id=provider_id)
     check_if_match(request, provider.version)
     provider = await service.update_provider(session, principal, provider=provider, data=data)
-    doc = await document(session, PROVIDERS, provider.id)
-    assert doc is not None
-    return _doc_response(doc, provider.version)
+    return await _written(session, PROVIDERS, provider.id)
 
 
 @router.delete(
@@ -287,9 +287,7 @@ async def create_attorney(
 ) -> Response:
     """List an attorney of the caller's law firm (scope directory:write)."""
     attorney = await service.create_attorney(session, principal, data=data)
-    doc = await document(session, ATTORNEYS, attorney.id)
-    assert doc is not None
-    return _doc_response(doc, attorney.version, 201, f"/v1/attorneys/{attorney.id}")
+    return await _written(session, ATTORNEYS, attorney.id, 201, f"/v1/attorneys/{attorney.id}")
 
 
 @router.get(
@@ -300,8 +298,8 @@ async def get_attorney(
     attorney_id: uuid.UUID, session: AsyncSession = Depends(get_session)
 ) -> Response:
     """Get one attorney. Public."""
-    doc = await service.public_document(session, ATTORNEYS, attorney_id)
-    return _doc_response(doc, _version_of(doc))
+    doc, version = await service.public_document(session, ATTORNEYS, attorney_id)
+    return _doc_response(doc, version)
 
 
 @router.patch(
@@ -317,9 +315,7 @@ async def update_attorney(
     attorney = await service.get_attorney_for_write(session, principal, attorney_id=attorney_id)
     check_if_match(request, attorney.version)
     attorney = await service.update_attorney(session, principal, attorney=attorney, data=data)
-    doc = await document(session, ATTORNEYS, attorney.id)
-    assert doc is not None
-    return _doc_response(doc, attorney.version)
+    return await _written(session, ATTORNEYS, attorney.id)
 
 
 @router.delete(

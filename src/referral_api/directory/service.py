@@ -354,11 +354,13 @@ async def deactivate_attorney(session: AsyncSession, *, attorney: Attorney) -> N
     await _write_attorney_points(session, attorney, [])
 
 
-async def public_document(session: AsyncSession, kind: Kind, object_id: uuid.UUID) -> str:
-    doc = await repository.document(session, kind, object_id)
-    if doc is None or not json.loads(doc)["active"]:
+async def public_document(session: AsyncSession, kind: Kind, object_id: uuid.UUID
+                          ) -> tuple[str, int]:
+    """The document and version of an active provider or attorney; deactivated is gone."""
+    found = await repository.document(session, kind, object_id, active_only=True)
+    if found is None:
         raise NotFound(f"{kind.name} not found")
-    return doc
+    return found
 
 
 # -- search ------------------------------------------------------------------------------
